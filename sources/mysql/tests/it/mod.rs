@@ -1,0 +1,7 @@
+mod common;
+mod debezium;
+mod kafka;
+mod snapshot;
+mod store;
+mod stream_tx;
+mod stream_types;
