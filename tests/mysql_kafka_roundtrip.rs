@@ -8,128 +8,13 @@
 //! (the comparison of `tests/mysql_direct.rs`).
 
 mod mysql_direct_support;
+mod mysql_kafka_support;
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mysql_direct_support::{Env, Workload};
-
-/// The Kafka output configuration of `env`'s source (replaces the direct-mode one).
-fn write_source_config(env: &Env, brokers: &str) {
-    let server_id = 20_000 + rand::random::<u32>() % 1_000_000;
-    let text = format!(
-        r#"[source.mysql]
-name = "{name}"
-url = "{mysql}"
-server_id = {server_id}
-database_include = ["{db}"]
-snapshot_chunk_size = 500
-heartbeat_interval = "1s"
-reconnect_backoff_max = "1s"
-
-[source.mysql.store]
-url = "{pg}"
-
-[source.mysql.kafka]
-brokers = "{brokers}"
-compression = "lz4"
-message_timeout = "120s"
-
-[metrics]
-enabled = false
-
-[log]
-level = "info"
-"#,
-        name = env.name,
-        mysql = sluice_testkit::mysql_url(),
-        db = env.db,
-        pg = sluice_testkit::pg_url(),
-    );
-    std::fs::write(&env.config, text).unwrap();
-}
-
-/// The consumer pipeline into the Postgres schema of `env`: the source's data
-/// topics by `topic_regex` — `^<server>\.<db>\.` (`broad` false: the
-/// transaction topic is subscribed only because `transaction_topic` names it)
-/// or `^<server>\.` (`broad`: the regex matches the transaction topic too) —
-/// with transactional apply on `<server>.transaction`.
-fn write_consumer_config(env: &Env, brokers: &str, group: &str, broad: bool) -> PathBuf {
-    let regex = if broad { format!("^{}\\.", env.name) } else { format!("^{}\\.{}\\.", env.name, env.db) };
-    let text = format!(
-        r#"[kafka]
-brokers = "{brokers}"
-group_id = "{group}"
-topic_regex = '{regex}'
-transaction_topic = "{name}.transaction"
-session_timeout = "6s"
-max_poll_interval = "30s"
-
-[transactions]
-max_wait = "20s"
-
-[batch]
-max_events = 2000
-max_wait = "20ms"
-
-[commit]
-interval = "200ms"
-
-[retry]
-initial_backoff = "50ms"
-max_backoff = "1s"
-
-[dlq]
-url = "{pg}"
-schema = "sluice_it"
-
-[metrics]
-enabled = false
-
-[log]
-level = "info,sluice=info,librdkafka=warn,rdkafka=warn"
-
-[[sink]]
-name = "pg"
-kind = "postgres"
-url = "{pg}"
-schema = "{schema}"
-"#,
-        name = env.name,
-        pg = sluice_testkit::pg_url(),
-        schema = env.pg_schema,
-    );
-    let path = env.dir.path().join(format!("consumer-{broad}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs `sluice run --drain` (log `sluice-<n>.log`); panics with its log unless it exits 0.
-fn consume(dir: &Path, config: &Path, n: usize) -> String {
-    let mut child = support::spawn_sluice(dir, config, &["run", "--drain"], n);
-    let status = support::wait_exit(&mut child, Duration::from_secs(300));
-    let log = std::fs::read_to_string(dir.join(format!("sluice-{n}.log"))).unwrap_or_default();
-    assert!(status.success(), "sluice run --drain failed ({status}):\n{log}");
-    log
-}
-
-/// The summary line of a `sluice run --drain` log.
-fn consumer_summary(log: &str) -> String {
-    log.lines().find(|l| l.contains("records consumed")).unwrap_or("(no summary)").to_string()
-}
-
-/// (records consumed, events) of a `sluice run --drain` summary
-/// (`sluice: N records consumed, M events in …`).
-fn consumed_counts(log: &str) -> (u64, u64) {
-    let line = consumer_summary(log);
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = |w: &str| {
-        let i = words.iter().position(|x| x.trim_end_matches(',') == w).unwrap_or_else(|| panic!("{line}"));
-        words[i - 1].parse::<u64>().unwrap_or_else(|_| panic!("{line}"))
-    };
-    (at("records"), at("events"))
-}
+use mysql_kafka_support::{consume, consumed_counts, consumer_summary, write_consumer_config, write_source_config};
 
 /// Snapshot → Kafka → Postgres, then a live workload with DDL → Kafka →
 /// Postgres (the consumer resuming from its committed offsets): every table

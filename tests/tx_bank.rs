@@ -173,50 +173,12 @@ fn write_config(
     extra_kafka: &str,
     extra: &str,
 ) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-group_id = "{group}"
-topics = ["{a}", "{b}"]
-session_timeout = "6s"
-max_poll_interval = "30s"
-{extra_kafka}
-
-[batch]
-max_events = 1
-max_wait = "5ms"
-
-[commit]
-interval = "200ms"
-
-[retry]
-initial_backoff = "50ms"
-max_backoff = "1s"
-
-[dlq]
-url = "{pg}"
-schema = "sluice_it"
-
-[metrics]
-enabled = false
-
-[log]
-level = "info,sluice=info,librdkafka=warn,rdkafka=warn"
-
-[[sink]]
-name = "pg"
-kind = "postgres"
-url = "{pg}"
-schema = "{schema}"
-sluice_schema = "{schema}_sluice"
-{extra}
-"#,
-        brokers = kafka_brokers(),
-        a = topics.a,
-        b = topics.b,
-        pg = pg_url(),
+    let subscription = format!("topics = [\"{}\", \"{}\"]\n{extra_kafka}", topics.a, topics.b);
+    let sink = format!(
+        "\n[[sink]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"{pg}\"\nschema = \"{schema}\"\nsluice_schema = \"{schema}_sluice\"\n{extra}",
+        pg = pg_url()
     );
+    let text = support::pipeline_toml(&kafka_brokers(), group, &subscription, 1, "5ms", &sink);
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("write config");
     path
@@ -563,6 +525,22 @@ async fn crash_exactly_once_applies_every_event_once() {
         }
         assert!(Instant::now() < deadline, "only {applied} of {total} events applied\n{}", log_tail(dir.path(), n));
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The last process claims a partition when the group gives it to it, which
+    // may be a rebalance after everything was applied (a killed member's session
+    // expiring): wait for every claim before the final kill.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = stored_offsets(&pool, &sluice_schema, &group).await;
+        if stored.len() == PARTITIONS as usize && stored.values().all(|(_, e)| *e > n as i64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {n} did not claim every partition: {stored:?}\n{}",
+            log_tail(dir.path(), n)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Give a stray re-delivery the chance to show up before counting.
     tokio::time::sleep(Duration::from_secs(2)).await;

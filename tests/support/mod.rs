@@ -143,21 +143,31 @@ pub fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> Ve
         .collect()
 }
 
-/// Writes a pipeline config for the demo topic into `dir`; returns its path.
-pub fn write_config(dir: &Path, brokers: &str, topic: &str, group: &str, extra: &str) -> PathBuf {
-    let journal = dir.join("journal.jsonl");
-    let text = format!(
+/// The tests' `sluice run` configuration: `[kafka]` with `brokers`, `group`
+/// and the `subscription` lines (`topics = [...]` or `topic_regex = '...'`, and
+/// any other `[kafka]` keys), a 6 s session; batches of `max_events` /
+/// `max_wait`; 200 ms commits; short retries; the shared test DLQ schema
+/// `sluice_it`; metrics off; then `rest` (more sections and the `[[sink]]`s).
+pub fn pipeline_toml(
+    brokers: &str,
+    group: &str,
+    subscription: &str,
+    max_events: usize,
+    max_wait: &str,
+    rest: &str,
+) -> String {
+    format!(
         r#"
 [kafka]
 brokers = "{brokers}"
 group_id = "{group}"
-topics = ["{topic}"]
+{subscription}
 session_timeout = "6s"
 max_poll_interval = "30s"
 
 [batch]
-max_events = 2000
-max_wait = "20ms"
+max_events = {max_events}
+max_wait = "{max_wait}"
 
 [commit]
 interval = "200ms"
@@ -175,16 +185,18 @@ enabled = false
 
 [log]
 level = "info,sluice=info,librdkafka=warn,rdkafka=warn"
-
-[[sink]]
-name = "mem"
-kind = "memory"
-journal = "{journal}"
-{extra}
+{rest}
 "#,
         pg = sluice_testkit::pg_url(),
-        journal = journal.display()
-    );
+    )
+}
+
+/// Writes a pipeline config for the demo topic into `dir` (the journaled
+/// memory sink, `extra` appended to its section); returns its path.
+pub fn write_config(dir: &Path, brokers: &str, topic: &str, group: &str, extra: &str) -> PathBuf {
+    let journal = dir.join("journal.jsonl");
+    let sink = format!("\n[[sink]]\nname = \"mem\"\nkind = \"memory\"\njournal = \"{}\"\n{extra}", journal.display());
+    let text = pipeline_toml(brokers, group, &format!("topics = [\"{topic}\"]"), 2000, "20ms", &sink);
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, text).expect("write config");
     path

@@ -2,8 +2,11 @@
 //! conformance suite's reference model.
 //!
 //! With a journal file it is also durable: every applied batch is appended as
-//! JSON lines and fsynced before `apply` returns, and the state is rebuilt from
-//! the journal on start. That makes it usable from a `sluice run` process that
+//! JSON lines closed by an end-of-batch line and fsynced before `apply`
+//! returns, and the state is rebuilt from the journal on start. Batches stay
+//! atomic across a kill: a batch without its end line (a write cut short) is
+//! ignored on replay and cut off the file before new batches are appended, so
+//! a torn tail can never swallow the next batch's first line. That makes it usable from a `sluice run` process that
 //! tests kill with SIGKILL: the journal is the sink's record of what it
 //! applied, including each event's Kafka origin.
 //!
@@ -65,6 +68,12 @@ struct JournalLine {
     row: Option<serde_json::Value>,
     origin: Origin,
     applied: bool,
+}
+
+/// The line that closes one batch's lines in the journal.
+#[derive(Serialize, Deserialize)]
+struct JournalEnd {
+    batch_end: usize,
 }
 
 /// See the module docs.
@@ -141,30 +150,63 @@ impl MemorySink {
         Ok(sink)
     }
 
-    fn replay_journal(&self, path: &Path) -> std::io::Result<()> {
+    /// Replays the complete batches of the journal at `path`; returns the
+    /// length in bytes of that complete prefix (what follows it is a batch
+    /// whose write was cut short: never acknowledged, not applied).
+    fn replay_journal(&self, path: &Path) -> std::io::Result<u64> {
         let file = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
         let mut state = self.state.lock();
-        for line in BufReader::new(file).lines() {
-            let line = line?;
-            // A torn last line (kill during write before fsync) is not durable
-            // and was never acknowledged: skip it.
-            let Ok(entry) = serde_json::from_str::<JournalLine>(&line) else { continue };
-            let row = match entry.row {
-                Some(json) => {
-                    Some(row_from_json(&json).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?)
+        let mut reader = BufReader::new(file);
+        let (mut offset, mut complete) = (0u64, 0u64);
+        let mut pending: Vec<JournalLine> = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = reader.read_line(&mut line)?;
+            if read == 0 || !line.ends_with('\n') {
+                break; // end of file, or a torn last line
+            }
+            offset += read as u64;
+            if let Ok(end) = serde_json::from_str::<JournalEnd>(&line) {
+                if end.batch_end != pending.len() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "journal {}: batch end at byte {offset} counts {} lines, found {}",
+                            path.display(),
+                            end.batch_end,
+                            pending.len()
+                        ),
+                    ));
                 }
-                None => None,
-            };
-            state.origins.push(entry.origin);
-            if entry.applied {
-                state.rows.insert((entry.table, entry.key), KeyState { version: entry.version, row });
+                for entry in pending.drain(..) {
+                    let row = match entry.row {
+                        Some(json) => Some(
+                            row_from_json(&json)
+                                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?,
+                        ),
+                        None => None,
+                    };
+                    state.origins.push(entry.origin);
+                    if entry.applied {
+                        state.rows.insert((entry.table, entry.key), KeyState { version: entry.version, row });
+                    }
+                }
+                complete = offset;
+                continue;
+            }
+            match serde_json::from_str::<JournalLine>(&line) {
+                Ok(entry) => pending.push(entry),
+                // A line cut short mid-batch, then the next run's lines: the
+                // batch is incomplete and what follows was cut off at start.
+                Err(_) => break,
             }
         }
-        Ok(())
+        Ok(complete)
     }
 
     fn is_poison(&self, event: &ChangeEvent) -> bool {
@@ -245,13 +287,18 @@ impl Sink for MemorySink {
 
     async fn startup(&self) -> Result<(), SinkError> {
         if let Some(path) = &self.options.journal {
-            self.replay_journal(path)
+            let complete = self
+                .replay_journal(path)
                 .map_err(|e| SinkError::fatal(format!("reading journal {}", path.display())).with_source(e))?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| SinkError::fatal(format!("opening journal {}", path.display())).with_source(e))?;
+            // Cut off an incomplete last batch, so appends start on a batch boundary.
+            file.set_len(complete)
+                .and_then(|_| file.sync_data())
+                .map_err(|e| SinkError::fatal(format!("truncating journal {}", path.display())).with_source(e))?;
             *self.journal.lock() = Some(file);
         }
         Ok(())
@@ -306,6 +353,9 @@ impl Sink for MemorySink {
                 serde_json::to_writer(&mut buf, line).map_err(|e| SinkError::fatal("journal encode").with_source(e))?;
                 buf.push(b'\n');
             }
+            serde_json::to_writer(&mut buf, &JournalEnd { batch_end: lines.len() })
+                .map_err(|e| SinkError::fatal("journal encode").with_source(e))?;
+            buf.push(b'\n');
             file.write_all(&buf)
                 .and_then(|_| file.sync_data())
                 .map_err(|e| SinkError::fatal("writing the memory sink journal").with_source(e))?;
@@ -353,7 +403,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn journal_survives_restart_and_skips_torn_line() {
+    async fn journal_survives_restart_and_drops_a_torn_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let opts = MemorySinkOptions { journal: Some(path.clone()), ..Default::default() };
@@ -362,12 +412,29 @@ mod tests {
             let sink = MemorySink::with_options("m", opts.clone());
             sink.startup().await.unwrap();
             sink.apply(&ChangeBatch::from_events(vec![b.upsert(1, 1, "x"), b.upsert(2, 2, "y")])).await.unwrap();
+            sink.apply(&ChangeBatch::from_events(vec![b.upsert(3, 3, "z"), b.upsert(4, 4, "w")])).await.unwrap();
         }
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"torn").unwrap();
-        let sink = MemorySink::with_options("m", opts);
-        sink.startup().await.unwrap();
-        assert_eq!(sink.get(&t(), &b.key(2)).unwrap().get("name"), Some(&Value::Text("y".into())));
-        assert_eq!(sink.origins().len(), 2);
+        // A kill in the middle of the second batch's write: its first line
+        // whole, the second torn, no end line.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "two batches of two lines and an end line each:\n{text}");
+        let cut = lines[..3].iter().map(|l| l.len() + 1).sum::<usize>() + lines[3].len() + 1 + 10;
+        std::fs::write(&path, &text.as_bytes()[..cut]).unwrap();
+        {
+            let reader = MemorySink::read_journal(&path).unwrap();
+            assert_eq!(reader.origins().len(), 2, "the incomplete batch is not applied");
+            assert_eq!(reader.get(&t(), &b.key(3)), None);
+            let sink = MemorySink::with_options("m", opts.clone());
+            sink.startup().await.unwrap();
+            assert_eq!(sink.get(&t(), &b.key(2)).unwrap().get("name"), Some(&Value::Text("y".into())));
+            assert_eq!(sink.get(&t(), &b.key(3)), None);
+            // the next batch after the restart is not swallowed by the torn tail
+            sink.apply(&ChangeBatch::from_events(vec![b.upsert(5, 5, "v")])).await.unwrap();
+        }
+        let sink = MemorySink::read_journal(&path).unwrap();
+        assert_eq!(sink.origins().len(), 3);
+        assert_eq!(sink.get(&t(), &b.key(5)).unwrap().get("name"), Some(&Value::Text("v".into())));
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Benchmark of the binlog source: 1M row changes decoded and serialized as
-//! Debezium JSON (no I/O besides the binlog), then produced to Kafka.
+//! Debezium JSON (no I/O besides the binlog), then delivered to Kafka through
+//! the Kafka output mode (`KAFKA=mock`: librdkafka's in-process mock cluster).
 //!
 //! Run with `bench/mysql-source` (release build). Needs MariaDB at
 //! `SLUICE_TEST_MYSQL_URL` and, for the Kafka part, brokers at
@@ -79,69 +80,56 @@ async fn main() -> anyhow::Result<()> {
         bytes / 1_000_000
     );
 
-    // 2. Kafka: the same rows produced with the idempotent producer, acks=all
-    //    (skipped with KAFKA=0).
-    if std::env::var("KAFKA").is_ok_and(|k| k == "0") {
+    // 2. Kafka: the same rows through the Kafka output mode's `KafkaOutput`
+    //    (idempotent producer, acks=all, transaction metadata records, the
+    //    position stored in Postgres once acknowledged). KAFKA=0 skips it;
+    //    KAFKA=mock produces to librdkafka's in-process mock cluster (the real
+    //    Kafka protocol over loopback TCP, in memory) to measure sluice's side
+    //    without a broker's storage in the way; otherwise the brokers at
+    //    SLUICE_TEST_KAFKA_BROKERS (tansu).
+    let mode = std::env::var("KAFKA").unwrap_or_default();
+    if mode == "0" {
         println!("binlog -> Kafka: skipped (KAFKA=0)");
         conn.query_drop(format!("DROP DATABASE `{db}`")).await?;
         return Ok(());
     }
-    let kafka = sluice_source_mysql::config::KafkaOutputConfig {
-        brokers,
-        compression: "lz4".into(),
-        message_timeout: Duration::from_secs(60),
-        properties: Default::default(),
-        transaction_topic: true,
-        schema_change_topic: true,
-        tombstones: true,
-        schemas: true,
-        create_topics: true,
-        topic_partitions: 1,
-        topic_replication: -1,
+    let mock = if mode == "mock" { Some(rdkafka::mocking::MockCluster::new(1)?) } else { None };
+    let (brokers, broker_name) = match &mock {
+        Some(cluster) => (cluster.bootstrap_servers(), "librdkafka mock cluster, in memory".to_string()),
+        None => (brokers.clone(), format!("{brokers} (SLUICE_TEST_KAFKA_BROKERS)")),
     };
-    sluice_source_mysql::kafka::create_topics(&kafka, &[format!("bench.{db}.orders")]).await?;
-    let producer = sluice_source_mysql::kafka::producer(&kafka)?;
+    let mut kafka = sluice_source_mysql::config::KafkaOutputConfig::new(&brokers);
+    kafka.message_timeout = Duration::from_secs(120);
+    let store_config = sluice_source_mysql::config::StoreConfig {
+        url: sluice_testkit::pg_url(),
+        password: None,
+        schema: "sluice_bench".into(),
+    };
+    let mut source_config = config.clone();
+    source_config.name = format!("bench_{db}");
+    source_config.kafka = Some(kafka.clone());
+    let topic = format!("{}.{db}.orders", source_config.name);
+    let tx_topic = format!("{}.transaction", source_config.name);
+    sluice_source_mysql::kafka::create_topics(&kafka, &[topic, tx_topic]).await?;
+    let store = sluice_source_mysql::store::OffsetStore::connect(&store_config, &source_config.name).await?;
+    let mut output = sluice_source_mysql::kafka::KafkaOutput::new(&source_config, store)?;
     let mut stream = SourceStream::connect(config, start).await?;
     let t2 = Instant::now();
     let mut seen = 0u64;
-    let mut acks = Vec::new();
     while seen < rows {
-        if let SourceItem::Transaction(tx) = stream.next().await? {
-            for c in &tx.changes {
-                for r in ser.change_records(c, tx.gtid.as_deref(), "false", false) {
-                    let mut fr: rdkafka::producer::FutureRecord<'_, [u8], [u8]> =
-                        rdkafka::producer::FutureRecord::to(&r.topic);
-                    if let Some(k) = &r.key {
-                        fr = fr.key(k.as_slice());
-                    }
-                    if let Some(v) = &r.value {
-                        fr = fr.payload(v.as_slice());
-                    }
-                    loop {
-                        match producer.send_result(fr) {
-                            Ok(a) => {
-                                acks.push(a);
-                                break;
-                            }
-                            Err((_, back)) => {
-                                fr = back;
-                                for a in acks.drain(..) {
-                                    a.await?.map_err(|(e, _)| e)?;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let item = stream.next().await?;
+        output.deliver(&item).await?;
+        if let SourceItem::Transaction(tx) = &item {
             seen += tx.changes.len() as u64;
         }
     }
-    for a in acks.drain(..) {
-        a.await?.map_err(|(e, _)| e)?;
-    }
+    output.flush().await?;
     let el = t2.elapsed().as_secs_f64();
+    let records = output.records();
+    output.close().await?;
     println!(
-        "binlog -> Kafka (decode, serialize, produce, all acked): {rows} rows in {el:.2}s = {:.0} rows/s",
+        "binlog -> Kafka via KafkaOutput ({broker_name}; decode, serialize, produce, all acked, position stored): \
+         {rows} rows ({records} records) in {el:.2}s = {:.0} rows/s",
         rows as f64 / el
     );
     conn.query_drop(format!("DROP DATABASE `{db}`")).await?;
