@@ -98,6 +98,8 @@ async fn main() -> anyhow::Result<()> {
         create_topics: true,
         topic_partitions: 1,
         topic_replication: -1,
+        format: Default::default(),
+        schema_registry: None,
     };
     sluice_source_mysql::kafka::create_topics(&kafka, &[format!("bench.{db}.orders")]).await?;
     let producer = sluice_source_mysql::kafka::producer(&kafka)?;
