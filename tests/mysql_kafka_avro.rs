@@ -381,3 +381,80 @@ async fn avro_output_decodes_like_json_and_reads_back_into_postgres() {
     assert!(colored > 0, "no row carries the added column's values");
     env.cleanup().await;
 }
+
+/// The stored position of source `name` (`sluice.source_offsets`), if any.
+async fn stored_position(env: &Env, name: &str) -> Option<Json> {
+    sqlx::query_scalar("SELECT offset_value FROM sluice.source_offsets WHERE connector_name = $1")
+        .bind(name)
+        .fetch_optional(&env.pg)
+        .await
+        .unwrap()
+}
+
+/// Waits for a `sluice source mysql` child; its exit status.
+async fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the source did not exit within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Registry failures: while the registry answers 503 the source pauses (no
+/// record sent, no position stored) and resumes when it is back; a refusal
+/// (401 without the right credentials) stops it with an error naming the
+/// subject and the registry's message; basic auth with a `Secret` works and
+/// the password never reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_output_pauses_while_the_registry_is_down_and_stops_when_refused() {
+    let brokers = sluice_testkit::kafka_brokers();
+    sluice_testkit::require("tansu (Kafka protocol broker)", &brokers).await;
+    let env = Env::new(20, 10, 100).await;
+    let registry = SchemaRegistryDouble::start().await;
+
+    // 1. unavailable (503): the source waits, then completes once the registry is back
+    let paused = format!("{}_paused", env.name);
+    registry.set_unavailable(true);
+    write_source_config(&env, &paused, &brokers, Some(&registry.url()));
+    let mut child = env.spawn(true, 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the source must wait for the registry:\n{}", env.log(1));
+    assert!(env.log(1).contains("schema registry unavailable"), "{}", env.log(1));
+    assert_eq!(stored_position(&env, &paused).await, None, "a position was stored while the registry was down");
+    registry.set_unavailable(false);
+    let status = wait_child(&mut child, Duration::from_secs(120)).await;
+    assert!(status.success(), "the source failed after the registry came back ({status}):\n{}", env.log(1));
+    assert!(stored_position(&env, &paused).await.is_some());
+    let accounts = read_topic(&brokers, &format!("{paused}.{}.accounts", env.db));
+    assert_eq!(accounts.len(), mysql_direct_support::ACCOUNTS as usize);
+
+    // 2. refused (401 without credentials): a fatal error naming the subject, nothing stored
+    registry.require_basic_auth("sluice", "pw-s3cr3t");
+    let refused = format!("{}_refused", env.name);
+    write_source_config(&env, &refused, &brokers, Some(&registry.url()));
+    let mut child = env.spawn(true, 2);
+    let status = wait_child(&mut child, Duration::from_secs(60)).await;
+    let log = env.log(2);
+    assert!(!status.success(), "the source must stop when the registry refuses:\n{log}");
+    assert!(log.contains("401") && log.contains(&format!("{refused}.")) && log.contains("-key"), "{log}");
+    assert_eq!(stored_position(&env, &refused).await, None);
+
+    // 3. with the credentials (the password a Secret): it works, and the password is never logged
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "[source.mysql.kafka.schema_registry]\n",
+        "[source.mysql.kafka.schema_registry]\nusername = \"sluice\"\npassword = \"pw-s3cr3t\"\n",
+    );
+    std::fs::write(&env.config, text).unwrap();
+    env.drain(3).await;
+    assert!(stored_position(&env, &refused).await.is_some());
+    for run in 1..=3 {
+        assert!(!env.log(run).contains("pw-s3cr3t"), "the password was logged:\n{}", env.log(run));
+    }
+    env.cleanup().await;
+}

@@ -27,8 +27,11 @@
 //! Avro names (records, namespaces segment by segment, and fields) must
 //! match `[A-Za-z_][A-Za-z0-9_]*`. Like Debezium's
 //! `schema.name.adjustment.mode=avro` and `field.name.adjustment.mode=avro`,
-//! every other character becomes `_` and a name starting with a digit gets a
-//! `_` prefix (`my-db.2024 sales` → `my_db._2024_sales`). `connect.name`
+//! every other character becomes `_`; unlike Debezium (which replaces a
+//! leading digit and checks only the first character of a full name), a
+//! name or namespace segment starting with a digit gets a `_` prefix
+//! (`my-db.2024 sales` → `my_db._2024_sales`), so `1st`/`2nd` stay distinct
+//! and every segment is valid Avro. `connect.name`
 //! keeps the original Connect name; adjusted field names are what consumers
 //! see as column names ([`adjust_name`] is applied by the value encoder too).
 

@@ -182,7 +182,7 @@ impl Registry {
                     if started.elapsed() + wait > self.unavailable_retry {
                         return Err(SourceError::Registry {
                             message: format!(
-                                "{message} (still unavailable after {:?} of retries)",
+                                "{message} (still unavailable after {}s of retries)",
                                 started.elapsed().as_secs()
                             ),
                             transient: true,
