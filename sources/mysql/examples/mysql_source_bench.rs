@@ -100,6 +100,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut kafka = sluice_source_mysql::config::KafkaOutputConfig::new(&brokers);
     kafka.message_timeout = Duration::from_secs(120);
+    // FORMAT=avro: Confluent Avro through the registry test double (testkit).
+    let registry = if std::env::var("FORMAT").is_ok_and(|f| f == "avro") {
+        let registry = sluice_testkit::schema_registry::SchemaRegistryDouble::start().await;
+        kafka.format = sluice_source_mysql::config::OutputFormat::Avro;
+        kafka.schema_registry = Some(sluice_source_mysql::config::RegistryConfig::new(&registry.url()));
+        Some(registry)
+    } else {
+        None
+    };
+    let format = if registry.is_some() { "Avro" } else { "JSON" };
     let store_config = sluice_source_mysql::config::StoreConfig {
         url: sluice_testkit::pg_url(),
         password: None,
@@ -128,8 +138,8 @@ async fn main() -> anyhow::Result<()> {
     let records = output.records();
     output.close().await?;
     println!(
-        "binlog -> Kafka via KafkaOutput ({broker_name}; decode, serialize, produce, all acked, position stored): \
-         {rows} rows ({records} records) in {el:.2}s = {:.0} rows/s",
+        "binlog -> Kafka via KafkaOutput ({format}, {broker_name}; decode, serialize, produce, all acked, position \
+         stored): {rows} rows ({records} records) in {el:.2}s = {:.0} rows/s",
         rows as f64 / el
     );
     conn.query_drop(format!("DROP DATABASE `{db}`")).await?;

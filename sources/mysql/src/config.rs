@@ -2,6 +2,7 @@
 //! [`MysqlSourceConfig::validate`] that reports every problem with its path.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -132,6 +133,67 @@ pub struct KafkaOutputConfig {
     /// (`{"schema":…,"payload":…}`, default true) or only the payload.
     #[serde(default = "default_true")]
     pub schemas: bool,
+    /// Record format: `json` (JsonConverter, the default) or `avro`
+    /// (Confluent AvroConverter wire format, schemas registered in
+    /// `schema_registry`, which is then required).
+    #[serde(default)]
+    pub format: OutputFormat,
+    /// The Confluent Schema Registry of the `avro` format
+    /// (`[source.mysql.kafka.schema_registry]`).
+    pub schema_registry: Option<RegistryConfig>,
+}
+
+/// The record format of the Kafka output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// Kafka Connect JsonConverter records (`schemas` decides whether they carry the schema).
+    #[default]
+    Json,
+    /// Confluent AvroConverter records: magic byte 0, 4-byte schema id, Avro binary.
+    Avro,
+}
+
+/// `[source.mysql.kafka.schema_registry]`, spelled like the consumer's `[schema_registry]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `http(s)://host:8081` (a path prefix is kept).
+    pub url: String,
+    /// Basic-auth user name (required when `password` is set).
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// PEM file of the CA that signs the registry's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Whole-request timeout (connect + answer), default 10s.
+    #[serde(default = "default_registry_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long a registration is retried while the registry is unavailable
+    /// (connection refused, timeouts, 5xx) before the source stops; the
+    /// source pauses meanwhile. Default 5m.
+    #[serde(default = "default_registry_unavailable_retry", with = "humantime_serde")]
+    pub unavailable_retry: Duration,
+}
+
+impl RegistryConfig {
+    /// A registry at `url` with defaults.
+    pub fn new(url: &str) -> Self {
+        RegistryConfig {
+            url: url.to_string(),
+            username: None,
+            password: None,
+            ca_file: None,
+            request_timeout: default_registry_timeout(),
+            unavailable_retry: default_registry_unavailable_retry(),
+        }
+    }
+}
+
+const fn default_registry_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_registry_unavailable_retry() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl KafkaOutputConfig {
@@ -149,6 +211,8 @@ impl KafkaOutputConfig {
             topic_partitions: default_partitions(),
             topic_replication: default_replication(),
             schemas: true,
+            format: OutputFormat::Json,
+            schema_registry: None,
         }
     }
 }
@@ -360,6 +424,31 @@ impl MysqlSourceConfig {
                     );
                 }
             }
+            match (&kafka.format, &kafka.schema_registry) {
+                (OutputFormat::Avro, None) => problems.push(
+                    p("kafka.schema_registry.url"),
+                    "required with format = \"avro\" (add [source.mysql.kafka.schema_registry] with its url)",
+                ),
+                (_, Some(reg)) => {
+                    problems.check_url(&p("kafka.schema_registry.url"), &reg.url, &["http", "https"]);
+                    if let Some(secret) = &reg.password {
+                        secret.validate(&p("kafka.schema_registry.password"), problems);
+                        if reg.username.is_none() {
+                            problems.push(p("kafka.schema_registry.username"), "required when a password is set");
+                        }
+                    }
+                    if let Some(ca) = &reg.ca_file
+                        && !ca.exists()
+                    {
+                        problems
+                            .push(p("kafka.schema_registry.ca_file"), format!("file {} does not exist", ca.display()));
+                    }
+                    if reg.request_timeout.is_zero() {
+                        problems.push(p("kafka.schema_registry.request_timeout"), "must be positive");
+                    }
+                }
+                (OutputFormat::Json, None) => {}
+            }
         }
     }
 }
@@ -402,6 +491,36 @@ mod tests {
         let mut with_secret = cfg.clone();
         with_secret.password = Some(Secret::literal("hunter2"));
         assert!(!format!("{with_secret:?}").contains("hunter2"), "secrets never print");
+    }
+
+    #[test]
+    fn avro_format_needs_a_registry() {
+        let base = "name = 'a'\nurl = 'mysql://root@h:3306'\nstore = { url = 'postgres://p@h/db' }\n";
+        let cfg: MysqlSourceConfig =
+            toml::from_str(&format!("{base}kafka = {{ brokers = 'k:9092', format = 'avro' }}")).unwrap();
+        let mut problems = Problems::default();
+        cfg.validate("source.mysql", &mut problems);
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["source.mysql.kafka.schema_registry.url"], "{problems:?}");
+        let text = format!(
+            "{base}[kafka]\nbrokers = 'k:9092'\nformat = 'avro'\n[kafka.schema_registry]\nurl = 'ftp://r'\n\
+             password = 'hunter2'\nrequest_timeout = '3s'\n"
+        );
+        let cfg: MysqlSourceConfig = toml::from_str(&text).unwrap();
+        let reg = cfg.kafka.as_ref().unwrap().schema_registry.as_ref().unwrap();
+        assert_eq!(reg.request_timeout, Duration::from_secs(3));
+        assert!(!format!("{cfg:?}").contains("hunter2"), "secrets never print");
+        let mut problems = Problems::default();
+        cfg.validate("source.mysql", &mut problems);
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["source.mysql.kafka.schema_registry.url", "source.mysql.kafka.schema_registry.username"],
+            "{problems:?}"
+        );
+        assert!(
+            toml::from_str::<MysqlSourceConfig>(&format!("{base}kafka = {{ brokers = 'k', format = 'xml' }}")).is_err()
+        );
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub enum SourceError {
     /// Kafka production failed.
     #[error("Kafka error: {message}")]
     Kafka { message: String, transient: bool },
+    /// The Schema Registry of the Avro output failed: unavailable (transient,
+    /// already retried for `unavailable_retry`) or refusing a schema (fatal).
+    #[error("Schema Registry error: {message}")]
+    Registry { message: String, transient: bool },
+    /// A record could not be converted to Avro (a bug: the message names the record).
+    #[error("Avro encoding error: {0}")]
+    Avro(String),
     /// The consumer of the stream (a callback) failed.
     #[error("downstream error: {0}")]
     Downstream(#[from] SinkError),
@@ -65,7 +72,8 @@ impl SourceError {
             SourceError::Query { .. } => ErrorClass::Fatal,
             SourceError::Decode { .. } => ErrorClass::Permanent,
             SourceError::Store { .. } => ErrorClass::Transient,
-            SourceError::Kafka { transient, .. } => {
+            SourceError::Avro(_) => ErrorClass::Fatal,
+            SourceError::Kafka { transient, .. } | SourceError::Registry { transient, .. } => {
                 if *transient {
                     ErrorClass::Transient
                 } else {

@@ -41,6 +41,8 @@ async fn kafka_mode_produces_debezium_topics_and_stores_the_acknowledged_positio
         topic_partitions: 1,
         topic_replication: -1,
         schemas: true,
+        format: Default::default(),
+        schema_registry: None,
     });
     let store = OffsetStore::connect(config.store.as_ref().unwrap(), &config.name).await.unwrap();
     assert_eq!(store.load().await.unwrap(), None);
