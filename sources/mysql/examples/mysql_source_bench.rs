@@ -120,7 +120,17 @@ async fn main() -> anyhow::Result<()> {
     source_config.kafka = Some(kafka.clone());
     let topic = format!("{}.{db}.orders", source_config.name);
     let tx_topic = format!("{}.transaction", source_config.name);
-    sluice_source_mysql::kafka::create_topics(&kafka, &[topic, tx_topic]).await?;
+    match &mock {
+        // The mock cluster does not serve CreateTopics: create them directly.
+        Some(cluster) => {
+            for t in [&topic, &tx_topic] {
+                cluster.create_topic(t, 1, 1)?;
+            }
+            kafka.create_topics = false;
+            source_config.kafka = Some(kafka.clone());
+        }
+        None => sluice_source_mysql::kafka::create_topics(&kafka, &[topic, tx_topic]).await?,
+    }
     let store = sluice_source_mysql::store::OffsetStore::connect(&store_config, &source_config.name).await?;
     let mut output = sluice_source_mysql::kafka::KafkaOutput::new(&source_config, store)?;
     let mut stream = SourceStream::connect(config, start).await?;

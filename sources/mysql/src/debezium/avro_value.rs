@@ -36,7 +36,27 @@ pub struct AvroValueError {
     pub message: String,
 }
 
-fn err(path: &str, message: impl Into<String>) -> AvroValueError {
+/// Where a value sits in the payload, rendered only for an error message
+/// (building the text for every field of every record would cost more than
+/// the conversion itself).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => f.write_str("$"),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+fn err(path: &Path<'_>, message: impl Into<String>) -> AvroValueError {
     AvroValueError { path: path.to_string(), message: message.into() }
 }
 
@@ -47,10 +67,10 @@ pub fn base64_bytes(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 
 /// Converts a whole payload (a record key or value) for its Connect schema.
 pub fn to_avro_value(schema: &Json, payload: &Json) -> Result<Avro, AvroValueError> {
-    value(schema, payload, "$")
+    value(schema, payload, &Path::Root)
 }
 
-fn value(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
+fn value(s: &Json, v: &Json, path: &Path<'_>) -> Result<Avro, AvroValueError> {
     if !is_optional(s) {
         return if v.is_null() { required_null(s, path) } else { base(s, v, path) };
     }
@@ -64,7 +84,7 @@ fn value(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
 }
 
 /// A null where the schema allows none: the Connect default, NaN for floats, else an error.
-fn required_null(s: &Json, path: &str) -> Result<Avro, AvroValueError> {
+fn required_null(s: &Json, path: &Path<'_>) -> Result<Avro, AvroValueError> {
     if let Some(default) = connect_default(s) {
         return base(s, default, path);
     }
@@ -75,7 +95,7 @@ fn required_null(s: &Json, path: &str) -> Result<Avro, AvroValueError> {
     }
 }
 
-fn int(v: &Json, path: &str) -> Result<i64, AvroValueError> {
+fn int(v: &Json, path: &Path<'_>) -> Result<i64, AvroValueError> {
     match v {
         Json::Number(n) => n.as_i64().ok_or_else(|| err(path, format!("{n} is not a 64-bit integer"))),
         Json::String(s) => s.trim().parse().map_err(|_| err(path, format!("{s:?} is not an integer"))),
@@ -83,7 +103,7 @@ fn int(v: &Json, path: &str) -> Result<i64, AvroValueError> {
     }
 }
 
-fn float(v: &Json, path: &str) -> Result<f64, AvroValueError> {
+fn float(v: &Json, path: &Path<'_>) -> Result<f64, AvroValueError> {
     match v {
         Json::Number(n) => n.as_f64().ok_or_else(|| err(path, format!("{n} is not a number"))),
         Json::String(s) => s.trim().parse().map_err(|_| err(path, format!("{s:?} is not a number"))),
@@ -91,14 +111,14 @@ fn float(v: &Json, path: &str) -> Result<f64, AvroValueError> {
     }
 }
 
-fn bytes(v: &Json, path: &str) -> Result<Vec<u8>, AvroValueError> {
+fn bytes(v: &Json, path: &Path<'_>) -> Result<Vec<u8>, AvroValueError> {
     match v {
         Json::String(s) => base64_bytes(s).map_err(|e| err(path, format!("invalid base64: {e}"))),
         _ => Err(err(path, format!("expected base64 text, found {v}"))),
     }
 }
 
-fn base(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
+fn base(s: &Json, v: &Json, path: &Path<'_>) -> Result<Avro, AvroValueError> {
     let kind = s.get("type").and_then(Json::as_str).ok_or_else(|| err(path, "schema without `type`"))?;
     Ok(match kind {
         "int8" | "int16" | "int32" => {
@@ -129,7 +149,7 @@ fn base(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
             let mut out = Vec::with_capacity(fields.len());
             for f in fields {
                 let name = f.get("field").and_then(Json::as_str).ok_or_else(|| err(path, "field without a name"))?;
-                let at = format!("{path}.{name}");
+                let at = Path::Field(path, name);
                 let member = obj.get(name).unwrap_or(&Json::Null);
                 out.push((field_name(name), value(f, member, &at)?));
             }
@@ -140,7 +160,7 @@ fn base(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
             let list = v.as_array().ok_or_else(|| err(path, format!("expected an array, found {v}")))?;
             let mut out = Vec::with_capacity(list.len());
             for (i, item) in list.iter().enumerate() {
-                out.push(value(items, item, &format!("{path}[{i}]"))?);
+                out.push(value(items, item, &Path::Index(path, i))?);
             }
             Avro::Array(out)
         }
@@ -151,7 +171,7 @@ fn base(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
                 let obj = v.as_object().ok_or_else(|| err(path, format!("expected an object, found {v}")))?;
                 let mut out = HashMap::with_capacity(obj.len());
                 for (k, x) in obj {
-                    out.insert(k.clone(), value(values, x, &format!("{path}.{k}"))?);
+                    out.insert(k.clone(), value(values, x, &Path::Field(path, k))?);
                 }
                 Avro::Map(out)
             } else {
@@ -169,7 +189,7 @@ fn base(s: &Json, v: &Json, path: &str) -> Result<Avro, AvroValueError> {
                 };
                 let mut out = Vec::with_capacity(pairs.len());
                 for (i, (k, x)) in pairs.iter().enumerate() {
-                    let at = format!("{path}[{i}]");
+                    let at = Path::Index(path, i);
                     out.push(Avro::Record(vec![
                         ("key".into(), value(keys, k, &at)?),
                         ("value".into(), value(values, x, &at)?),

@@ -12,8 +12,14 @@
 //!   (row-change, transaction and schema-change topics).
 //! * Schemas are registered under `<topic>-key` / `<topic>-value`
 //!   ([`super::registry`]) once per distinct Connect schema and subject: the
-//!   cache is keyed by the schema's raw JSON text (never reparsed on a hit),
-//!   so registration happens once per table version, not per record.
+//!   cache is keyed by the schema's raw JSON text, so registration happens
+//!   once per table version, not per record. Records of one table version
+//!   start with the same `{"schema":…,"payload":` bytes (the serializer
+//!   writes that prefix once per version), so a record whose bytes start
+//!   with its topic's last prefix skips even the schema scan.
+//! * Each distinct schema is parsed, resolved and given its Avro writer once
+//!   and kept for the life of the process (schemas are immutable and few:
+//!   one per table version and subject).
 //! * A registry that is unavailable pauses the caller (retries); a refused
 //!   schema or a payload that does not fit its schema is a fatal error naming
 //!   the topic — the record is not sent and nothing after it is stored.
@@ -52,12 +58,29 @@ struct Connect<'a> {
     payload: Json,
 }
 
-/// One registered schema.
-#[derive(Debug)]
+/// One registered schema, with its writer.
 struct Prepared {
     id: u32,
     connect: Json,
-    avro: apache_avro::Schema,
+    /// Resolving a schema's named types is most of the cost of building a
+    /// writer, so the writer is built once. It borrows its schema: the schema
+    /// is leaked to live as long as the process, which bounds the leak to one
+    /// schema per distinct (subject, Connect schema) seen — never evicted.
+    writer: apache_avro::writer::datum::GenericDatumWriter<'static>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The record prefix (`{"schema":<schema>,"payload":`) last seen for a
+/// topic's key or value, and its schema.
+#[derive(Debug)]
+struct Recent {
+    prefix: Vec<u8>,
+    prepared: Arc<Prepared>,
 }
 
 /// Converts JsonConverter records to Avro (see the module docs).
@@ -66,13 +89,11 @@ pub struct AvroEncoder {
     registry: Registry,
     /// subject → raw Connect schema text → registered schema.
     cache: HashMap<String, HashMap<Box<str>, Arc<Prepared>>>,
+    /// topic → the last (key, value) prefixes.
+    recent: HashMap<String, [Option<Recent>; 2]>,
 }
 
-/// Distinct schemas kept per subject (older ones are registered again — an
-/// idempotent request — if they come back).
-const SCHEMAS_PER_SUBJECT: usize = 16;
-
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
     Key,
     Value,
@@ -85,11 +106,18 @@ impl Part {
             Part::Value => "value",
         }
     }
+
+    fn index(self) -> usize {
+        match self {
+            Part::Key => 0,
+            Part::Value => 1,
+        }
+    }
 }
 
 impl AvroEncoder {
     pub fn new(registry: Registry) -> Self {
-        AvroEncoder { registry, cache: HashMap::new() }
+        AvroEncoder { registry, cache: HashMap::new(), recent: HashMap::new() }
     }
 
     /// The record with its key and value in the Avro wire format.
@@ -117,27 +145,53 @@ impl AvroEncoder {
             .map_err(|e| SourceError::Avro(format!("subject {subject:?}: the Avro schema is invalid: {e}")))?;
         let id = self.registry.register(subject, &text).await?;
         info!(subject, id, registry = self.registry.shown(), "Avro schema registered");
-        let prepared = Arc::new(Prepared { id, connect, avro });
-        let entries = self.cache.entry(subject.to_string()).or_default();
-        if entries.len() >= SCHEMAS_PER_SUBJECT {
-            entries.clear();
-        }
-        entries.insert(raw.into(), prepared.clone());
+        let avro: &'static apache_avro::Schema = Box::leak(Box::new(avro));
+        let writer = apache_avro::writer::datum::GenericDatumWriter::builder(avro)
+            .build()
+            .map_err(|e| SourceError::Avro(format!("subject {subject:?}: {e}")))?;
+        let prepared = Arc::new(Prepared { id, connect, writer });
+        self.cache.entry(subject.to_string()).or_default().insert(raw.into(), prepared.clone());
         Ok(prepared)
     }
 
     async fn encode_part(&mut self, topic: &str, part: Part, bytes: &[u8]) -> Result<Vec<u8>, SourceError> {
         let what = || format!("{} of a record for topic {topic}", part.suffix());
-        let record: Connect<'_> = serde_json::from_slice(bytes)
-            .map_err(|e| SourceError::Avro(format!("{}: not a JsonConverter record with schema: {e}", what())))?;
-        let subject = format!("{topic}-{}", part.suffix());
-        let prepared = self.prepared(&subject, record.schema.get()).await?;
-        let value = to_avro_value(&prepared.connect, &record.payload)
-            .map_err(|e| SourceError::Avro(format!("{}: {e}", what())))?;
-        let datum = apache_avro::writer::datum::GenericDatumWriter::builder(&prepared.avro)
-            .build()
-            .and_then(|w| w.write_value_to_vec(value))
-            .map_err(|e| SourceError::Avro(format!("{}: {e}", what())))?;
-        Ok(frame(prepared.id, &datum))
+        // Fast path: the same schema prefix as this topic's last record.
+        let recent = self
+            .recent
+            .get(topic)
+            .and_then(|r| r[part.index()].as_ref())
+            .filter(|r| bytes.len() > r.prefix.len() && bytes.starts_with(&r.prefix) && bytes.ends_with(b"}"));
+        let fast = recent.and_then(|r| {
+            let payload = serde_json::from_slice::<Json>(&bytes[r.prefix.len()..bytes.len() - 1]).ok()?;
+            Some((r.prepared.clone(), payload))
+        });
+        let (prepared, payload) = match fast {
+            Some(found) => found,
+            None => {
+                let record: Connect<'_> = serde_json::from_slice(bytes).map_err(|e| {
+                    SourceError::Avro(format!("{}: not a JsonConverter record with schema: {e}", what()))
+                })?;
+                let subject = format!("{topic}-{}", part.suffix());
+                let prepared = self.prepared(&subject, record.schema.get()).await?;
+                // Remember the prefix when the record has the serializer's exact layout.
+                let raw = record.schema.get().as_bytes();
+                let end = raw.as_ptr() as usize - bytes.as_ptr() as usize + raw.len();
+                let prefix = &bytes[..end];
+                if prefix.starts_with(b"{\"schema\":") && bytes[end..].starts_with(b",\"payload\":") {
+                    let prefix = [prefix, b",\"payload\":"].concat();
+                    let slot = self.recent.entry(topic.to_string()).or_default();
+                    slot[part.index()] = Some(Recent { prefix, prepared: prepared.clone() });
+                }
+                (prepared, record.payload)
+            }
+        };
+        let value =
+            to_avro_value(&prepared.connect, &payload).map_err(|e| SourceError::Avro(format!("{}: {e}", what())))?;
+        let mut out = Vec::with_capacity(256);
+        out.push(MAGIC);
+        out.extend_from_slice(&prepared.id.to_be_bytes());
+        prepared.writer.write_value(&mut out, value).map_err(|e| SourceError::Avro(format!("{}: {e}", what())))?;
+        Ok(out)
     }
 }
