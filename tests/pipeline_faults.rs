@@ -110,7 +110,14 @@ async fn crash_kill9_twenty_times_loses_nothing() {
     let status = wait_exit(&mut child, Duration::from_secs(300));
     assert!(status.success(), "final drain failed: {status} (seed {seed})\n{}", log_tail(dir.path(), 99));
     let sink = journal(dir.path());
-    assert_eq!(mismatches(&sink, &expected), Vec::<String>::new(), "final state (seed {seed})");
+    let diff = mismatches(&sink, &expected);
+    assert!(
+        diff.is_empty(),
+        "final state (seed {seed}): {} keys wrong, e.g. {:?}\nfinal drain log:\n{}",
+        diff.len(),
+        &diff[..diff.len().min(3)],
+        log_tail(dir.path(), 99)
+    );
     assert_all_applied(&records, &sink, &format!("after the final drain (seed {seed})"));
     let committed = committed(&brokers, &group, &topic, PARTITIONS);
     assert_commits_covered(&committed, &records, &sink, "after the final drain");

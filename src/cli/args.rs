@@ -54,8 +54,9 @@ pub enum Command {
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Exit 0 once every assigned partition is caught up, applied and
-    /// committed (for batch jobs and tests).
+    /// Exit 0 once every subscribed partition is caught up: this member's
+    /// applied and committed, the others' committed by the group (for batch
+    /// jobs and tests).
     #[arg(long)]
     pub drain: bool,
     /// Override `metrics.listen` (e.g. `127.0.0.1:0` for an ephemeral port).

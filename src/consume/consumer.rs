@@ -39,7 +39,9 @@ pub struct ConsumerSettings {
     pub max_in_flight_bytes: u64,
     /// How long a revoke waits for in-flight work before abandoning it.
     pub revoke_wait: Duration,
-    /// Emit [`ConsumerEvent::Drained`] once every assigned partition is caught up.
+    /// Emit [`ConsumerEvent::Drained`] once every subscribed partition is caught
+    /// up: the assigned ones applied and committed to their high watermark,
+    /// the others committed to it by the group.
     pub drain: bool,
 }
 
@@ -439,7 +441,76 @@ impl Poller {
                 return false;
             }
         }
-        true
+        self.unassigned_caught_up(&assigned)
+    }
+
+    /// The subscribed partitions this member does not own are caught up too:
+    /// the group's committed offset reached their high watermark.
+    ///
+    /// Without this check a drain started right after a crash could stop
+    /// early: until a crashed member's session expires the group may still
+    /// assign it partitions, and "every *assigned* partition is caught up"
+    /// would hold while those were never consumed (seen with tansu after
+    /// repeated kill -9s). Waiting on them also makes several `--drain`
+    /// members of one group exit only once the whole group is done.
+    fn unassigned_caught_up(&self, assigned: &[TopicPartition]) -> bool {
+        let Some(topics) = self.subscribed_topics() else {
+            return false;
+        };
+        let mut others = TopicPartitionList::new();
+        for (topic, partitions) in &topics {
+            for &partition in partitions {
+                if !assigned.iter().any(|tp| tp.topic.as_ref() == topic.as_str() && tp.partition == partition) {
+                    others.add_partition(topic, partition);
+                }
+            }
+        }
+        if others.count() == 0 {
+            return true;
+        }
+        let Ok(committed) = self.consumer.committed_offsets(others, Duration::from_secs(5)) else {
+            return false;
+        };
+        committed.elements().iter().all(|e| {
+            let Ok((low, high)) = self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+            else {
+                return false;
+            };
+            let position = match e.offset() {
+                Offset::Offset(o) => o.max(low),
+                _ => low,
+            };
+            position >= high
+        })
+    }
+
+    /// The topics of the subscription (literal names, and regex patterns
+    /// matched against the cluster's topics) with their partitions; `None`
+    /// when the subscription or the metadata cannot be read.
+    fn subscribed_topics(&self) -> Option<Vec<(String, Vec<i32>)>> {
+        let subscription = self.consumer.subscription().ok()?;
+        let mut names = HashSet::new();
+        let mut patterns = Vec::new();
+        for e in subscription.elements() {
+            if e.topic().starts_with('^') {
+                patterns.push(regex::Regex::new(e.topic()).ok()?);
+            } else {
+                names.insert(e.topic().to_string());
+            }
+        }
+        let metadata = self.consumer.fetch_metadata(None, Duration::from_secs(5)).ok()?;
+        Some(
+            metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .filter(|t| {
+                    names.contains(t.name())
+                        || (!t.name().starts_with("__") && patterns.iter().any(|re| re.is_match(t.name())))
+                })
+                .map(|t| (t.name().to_string(), t.partitions().iter().map(|p| p.id()).collect()))
+                .collect(),
+        )
     }
 }
 

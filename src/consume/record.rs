@@ -41,6 +41,7 @@ pub enum ConsumerEvent {
     /// Partitions taken away: their buffered work must be dropped (acks for
     /// them are ignored from now on).
     Revoked(Vec<TopicPartition>),
-    /// `--drain`: every assigned partition is caught up, applied and committed.
+    /// `--drain`: every subscribed partition is caught up (this member's
+    /// applied and committed, the others committed by the group).
     Drained,
 }

@@ -155,7 +155,7 @@ impl Engine {
                         let _dropped = self.assembler.revoke(&partitions);
                     }
                     Some(ConsumerEvent::Drained) => {
-                        tracing::info!("every assigned partition is caught up");
+                        tracing::info!("every subscribed partition is caught up");
                         stopping = true;
                         self.finish_assembler();
                     }
