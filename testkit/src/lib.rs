@@ -12,6 +12,7 @@
 //!   on a free port that a test may kill, freeze and restart (see [`instance`]).
 //! * [`wait_for_port`], [`kafka_topic`], [`unique_name`]: waiting and unique names.
 //! * [`probe`]: minimal readiness requests (Redis PING, HTTP GET, Kafka ApiVersions).
+//! * [`kill_on_panic`]: spawned processes die with a panicking test.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,11 +27,13 @@ pub mod instance;
 mod listen;
 mod names;
 pub mod probe;
+mod process;
 pub mod schema_registry;
 
 pub use instance::{OsmemInstance, RedisInstance, ServiceInstance, TansuInstance};
 pub use listen::{pid_listens_on, wait_for_port};
 pub use names::{kafka_topic, unique_name};
+pub use process::kill_on_panic;
 
 fn env_or(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_string())

@@ -157,7 +157,9 @@ level = "info"
         if drain {
             cmd.arg("--drain");
         }
-        cmd.stdout(Stdio::null()).stderr(log).spawn().expect("spawn sluice")
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().expect("spawn sluice");
+        sluice_testkit::kill_on_panic(child.id());
+        child
     }
 
     pub fn log(&self, run: usize) -> String {
