@@ -79,6 +79,61 @@ async fn drain_applies_everything_and_exits_zero() {
     assert!(log.contains("records consumed"), "summary line printed:\n{log}");
 }
 
+/// `--drain` ends when every subscribed partition is caught up, not only the
+/// ones this member owns: while another member of the group holds partitions
+/// it has not committed (here: its sink is down), the drain keeps running;
+/// once that member is gone, the drain takes its partitions over and finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_drain_waits_for_the_partitions_another_member_holds() {
+    const PARTITIONS: i32 = 4;
+    let (brokers, topic, dir, expected) = setup(PARTITIONS, 8_000, 800).await;
+    let dir_a = tempfile::tempdir().unwrap();
+    let group = format!("g-{topic}");
+    let flag = dir_a.path().join("sink-down");
+    std::fs::write(&flag, b"down").unwrap();
+    let config_a =
+        write_config(dir_a.path(), &brokers, &topic, &group, &format!("fail_while_exists = \"{}\"\n", flag.display()));
+    let config = write_config(dir.path(), &brokers, &topic, &group, "");
+    let owns_partitions = |d: &std::path::Path, n: usize| {
+        let log = std::fs::read_to_string(d.join(format!("sluice-{n}.log"))).unwrap_or_default();
+        log.lines().any(|l| l.contains("partitions assigned") && l.contains(topic.as_str()))
+    };
+    let mut a = spawn_sluice(dir_a.path(), &config_a, &["run"], 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !owns_partitions(dir_a.path(), 0) {
+        assert!(Instant::now() < deadline, "member a got no partitions\n{}", log_tail(dir_a.path(), 0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut drain = spawn_sluice(dir.path(), &config, &["run", "--drain"], 0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !owns_partitions(dir.path(), 0) {
+        assert!(Instant::now() < deadline, "the drain got no partitions\n{}", log_tail(dir.path(), 0));
+        assert!(drain.try_wait().unwrap().is_none(), "the drain exited early\n{}", log_tail(dir.path(), 0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its own partitions take well under a second; it must keep waiting for a's.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        drain.try_wait().unwrap().is_none(),
+        "the drain exited while member a still held uncommitted partitions\n{}",
+        log_tail(dir.path(), 0)
+    );
+    // Member a goes away (SIGKILL: its sink is down, so a SIGTERM would wait for
+    // it); once its session expires the drain takes its partitions over.
+    kill9(&mut a);
+    let status = wait_exit(&mut drain, Duration::from_secs(120));
+    assert!(status.success(), "drain failed: {status}\n{}", log_tail(dir.path(), 0));
+    let records = read_topic(&brokers, &topic, PARTITIONS);
+    let sink = journal(dir.path());
+    assert_eq!(mismatches(&sink, &expected), Vec::<String>::new(), "the drain applied every partition");
+    assert_all_applied(&records, &sink, "after the drain");
+    let committed = committed(&brokers, &group, &topic, PARTITIONS);
+    for p in 0..PARTITIONS {
+        let high = records.keys().filter(|(part, _)| *part == p).map(|(_, o)| o + 1).max().unwrap_or(0);
+        assert_eq!(committed[p as usize], high, "partition {p} committed to the end");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_kill9_twenty_times_loses_nothing() {
     const PARTITIONS: i32 = 4;
