@@ -19,6 +19,7 @@
 
 mod avro_support;
 mod mysql_direct_support;
+mod mysql_kafka_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -34,92 +35,18 @@ use sluice_testkit::schema_registry::SchemaRegistryDouble;
 
 /// The source configuration of `env` as server `name`, JSON or (with a registry URL) Avro.
 fn write_source_config(env: &Env, name: &str, brokers: &str, registry: Option<&str>) {
-    let server_id = 20_000 + rand::random::<u32>() % 1_000_000;
     let format = match registry {
         Some(url) => format!("format = \"avro\"\n\n[source.mysql.kafka.schema_registry]\nurl = \"{url}\"\n"),
         None => "format = \"json\"\n".to_string(),
     };
-    let text = format!(
-        r#"[source.mysql]
-name = "{name}"
-url = "{mysql}"
-server_id = {server_id}
-database_include = ["{db}"]
-snapshot_chunk_size = 100
-heartbeat_interval = "1s"
-reconnect_backoff_max = "1s"
-
-[source.mysql.store]
-url = "{pg}"
-
-[source.mysql.kafka]
-brokers = "{brokers}"
-message_timeout = "120s"
-{format}
-[metrics]
-enabled = false
-
-[log]
-level = "info"
-"#,
-        mysql = sluice_testkit::mysql_url(),
-        db = env.db,
-        pg = sluice_testkit::pg_url(),
-    );
-    std::fs::write(&env.config, text).unwrap();
+    mysql_kafka_support::write_kafka_source_config(env, name, brokers, 100, &format);
 }
 
 /// The consumer pipeline reading the Avro topics of the four workload tables into `env`'s Postgres schema.
 fn write_consumer_config(env: &Env, name: &str, brokers: &str, registry: &str) -> PathBuf {
-    let text = format!(
-        r#"[kafka]
-brokers = "{brokers}"
-group_id = "{name}-pg"
-topic_regex = '^{name}\.{db}\.(accounts|items|ledger|orders)$'
-transaction_topic = "{name}.transaction"
-session_timeout = "6s"
-max_poll_interval = "30s"
-
-[schema_registry]
-url = "{registry}"
-
-[transactions]
-max_wait = "20s"
-
-[batch]
-max_events = 2000
-max_wait = "20ms"
-
-[commit]
-interval = "200ms"
-
-[retry]
-initial_backoff = "50ms"
-max_backoff = "1s"
-
-[dlq]
-url = "{pg}"
-schema = "sluice_it"
-
-[metrics]
-enabled = false
-
-[log]
-level = "info,sluice=info,librdkafka=warn,rdkafka=warn"
-
-[[sink]]
-name = "pg"
-kind = "postgres"
-url = "{pg}"
-schema = "{schema}"
-"#,
-        db = env.db,
-        pg = sluice_testkit::pg_url(),
-        schema = env.pg_schema,
-    );
-    let path = env.dir.path().join("consumer.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let regex = format!("^{name}\\.{}\\.(accounts|items|ledger|orders)$", env.db);
+    let sections = format!("\n[schema_registry]\nurl = \"{registry}\"\n");
+    mysql_kafka_support::consumer_config(env, name, brokers, &format!("{name}-pg"), &regex, &sections, "consumer.toml")
 }
 
 /// A table of every column kind, filled before the snapshot (its rows reach Kafka as snapshot reads).
@@ -423,11 +350,7 @@ async fn avro_output_decodes_like_json_and_reads_back_into_postgres() {
     let mismatches = env.mismatches().await;
     assert!(mismatches.is_empty(), "{mismatches:#?}\n{log}");
     assert!(log.contains("transactional apply"), "the transaction topic was not used:\n{log}");
-    let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM sluice_it.dead_letters WHERE consumer_group = $1")
-        .bind(format!("{avro_name}-pg"))
-        .fetch_one(&env.pg)
-        .await
-        .unwrap();
+    let letters = mysql_kafka_support::dead_letters(&env, &format!("{avro_name}-pg")).await;
     assert_eq!(letters, 0, "records were dead-lettered:\n{log}");
     let colored: i64 =
         sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\".items WHERE color IS NOT NULL", env.pg_schema))

@@ -92,11 +92,7 @@ async fn crash_kafka_mode_kill9_in_snapshot_and_streaming() {
         mismatches.is_empty(),
         "target differs from source after {txs} transactions and 3 kills: {mismatches:#?}\n{log}"
     );
-    let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM sluice_it.dead_letters WHERE consumer_group = $1")
-        .bind(&group)
-        .fetch_one(&env.pg)
-        .await
-        .unwrap();
+    let letters = mysql_kafka_support::dead_letters(&env, &group).await;
     assert_eq!(letters, 0, "records were dead-lettered:\n{log}");
     eprintln!("{txs} workload transactions, 3 kills: {}", consumer_summary(&log));
     env.cleanup().await;

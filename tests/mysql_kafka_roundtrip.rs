@@ -97,11 +97,7 @@ async fn kafka_topics_read_back_into_postgres_match_source() {
             .await
             .unwrap();
     assert!(colored > 0, "no row carries the added column's values");
-    let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM sluice_it.dead_letters WHERE consumer_group = $1")
-        .bind(&group)
-        .fetch_one(&env.pg)
-        .await
-        .unwrap();
+    let letters = mysql_kafka_support::dead_letters(&env, &group).await;
     assert_eq!(letters, 0, "records were dead-lettered");
 
     // 3. nothing new: a third run, whose regex also matches the transaction topic

@@ -11,6 +11,13 @@ use crate::support;
 
 /// The Kafka output configuration of `env`'s source (replaces the direct-mode one).
 pub fn write_source_config(env: &Env, brokers: &str) {
+    write_kafka_source_config(env, &env.name, brokers, 500, "compression = \"lz4\"\n");
+}
+
+/// A Kafka-mode source configuration for `env`'s database as server `name`,
+/// reading snapshot chunks of `chunk` rows; `kafka_extra` is added to
+/// `[source.mysql.kafka]` (it may open sub-tables).
+pub fn write_kafka_source_config(env: &Env, name: &str, brokers: &str, chunk: u64, kafka_extra: &str) {
     let server_id = 20_000 + rand::random::<u32>() % 1_000_000;
     let text = format!(
         r#"[source.mysql]
@@ -18,7 +25,7 @@ name = "{name}"
 url = "{mysql}"
 server_id = {server_id}
 database_include = ["{db}"]
-snapshot_chunk_size = 500
+snapshot_chunk_size = {chunk}
 heartbeat_interval = "1s"
 reconnect_backoff_max = "1s"
 
@@ -27,21 +34,28 @@ url = "{pg}"
 
 [source.mysql.kafka]
 brokers = "{brokers}"
-compression = "lz4"
 message_timeout = "120s"
-
+{kafka_extra}
 [metrics]
 enabled = false
 
 [log]
 level = "info"
 "#,
-        name = env.name,
         mysql = sluice_testkit::mysql_url(),
         db = env.db,
         pg = sluice_testkit::pg_url(),
     );
     std::fs::write(&env.config, text).unwrap();
+}
+
+/// Records of `group` in the shared test dead-letter queue.
+pub async fn dead_letters(env: &Env, group: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM sluice_it.dead_letters WHERE consumer_group = $1")
+        .bind(group)
+        .fetch_one(&env.pg)
+        .await
+        .unwrap()
 }
 
 /// The consumer pipeline into the Postgres schema of `env`: the source's data
@@ -51,14 +65,30 @@ level = "info"
 /// with transactional apply on `<server>.transaction`.
 pub fn write_consumer_config(env: &Env, brokers: &str, group: &str, broad: bool) -> PathBuf {
     let regex = if broad { format!("^{}\\.", env.name) } else { format!("^{}\\.{}\\.", env.name, env.db) };
-    let subscription = format!("topic_regex = '{regex}'\ntransaction_topic = \"{}.transaction\"", env.name);
+    consumer_config(env, &env.name, brokers, group, &regex, "", &format!("consumer-{broad}.toml"))
+}
+
+/// A consumer pipeline of `group` for the topics of server `name` matching
+/// `regex`, with transactional apply on `<name>.transaction`, into `env`'s
+/// Postgres schema; `sections` adds TOML sections (e.g. `[schema_registry]`).
+/// Written to `file` in the test directory.
+pub fn consumer_config(
+    env: &Env,
+    name: &str,
+    brokers: &str,
+    group: &str,
+    regex: &str,
+    sections: &str,
+    file: &str,
+) -> PathBuf {
+    let subscription = format!("topic_regex = '{regex}'\ntransaction_topic = \"{name}.transaction\"");
     let rest = format!(
-        "\n[transactions]\nmax_wait = \"20s\"\n\n[[sink]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\n",
+        "{sections}\n[transactions]\nmax_wait = \"20s\"\n\n[[sink]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\n",
         sluice_testkit::pg_url(),
         env.pg_schema
     );
     let text = support::pipeline_toml(brokers, group, &subscription, 2000, "20ms", &rest);
-    let path = env.dir.path().join(format!("consumer-{broad}.toml"));
+    let path = env.dir.path().join(file);
     std::fs::write(&path, text).unwrap();
     path
 }
