@@ -6,9 +6,10 @@
 //! returns, and the state is rebuilt from the journal on start. Batches stay
 //! atomic across a kill: a batch without its end line (a write cut short) is
 //! ignored on replay and cut off the file before new batches are appended, so
-//! a torn tail can never swallow the next batch's first line. That makes it usable from a `sluice run` process that
-//! tests kill with SIGKILL: the journal is the sink's record of what it
-//! applied, including each event's Kafka origin.
+//! a torn tail can never swallow the next batch's first line. That makes it
+//! usable from a `sluice run` process that tests kill with SIGKILL: the
+//! journal is the sink's record of what it applied, including each event's
+//! Kafka origin.
 //!
 //! Fault injection for tests: while `fail_while_exists` names an existing
 //! file every `apply` fails with a transient error; a row whose
