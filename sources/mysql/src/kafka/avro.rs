@@ -8,7 +8,7 @@
 //!   (the serializer runs with schemas in Avro mode); a missing key stays
 //!   missing and a tombstone (no value) stays a tombstone.
 //! * Output: the Confluent wire format — byte 0, the 4-byte big-endian schema
-//!   id, the Avro binary datum ([`frame`]) — for keys and values alike
+//!   id, the Avro binary datum — for keys and values alike
 //!   (row-change, transaction and schema-change topics).
 //! * Schemas are registered under `<topic>-key` / `<topic>-value`
 //!   ([`super::registry`]) once per distinct Connect schema and subject: the
@@ -40,15 +40,6 @@ use crate::error::SourceError;
 
 /// Confluent's magic byte.
 pub const MAGIC: u8 = 0;
-
-/// Frames an Avro datum: magic byte, big-endian schema id, datum.
-pub fn frame(id: u32, datum: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(datum.len() + 5);
-    out.push(MAGIC);
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(datum);
-    out
-}
 
 /// A JsonConverter record, its schema kept as raw text.
 #[derive(Deserialize)]
